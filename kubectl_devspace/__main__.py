@@ -1,0 +1,5 @@
+"""Entry point for ``python -m kubectl_devspace``."""
+
+from .cli import main
+
+main()

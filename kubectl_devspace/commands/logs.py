@@ -1,0 +1,72 @@
+"""``kubectl devspace logs``: the tunnel's log (where the login code appears) or the daemon's."""
+
+import sys
+
+import click
+
+from ..cli import connection_options
+from ..durations import parse_duration
+from ..errors import InvalidInput, NotFound
+from ..names import pod_name, validate_workspace_name
+from ..workspaces import find_workspace
+
+
+@click.command(
+    "logs",
+    epilog=(
+        "Examples:\n\n"
+        "\b\n"
+        "  kubectl devspace logs alice\n"
+        "  kubectl devspace logs alice -f\n"
+        "  kubectl devspace logs alice -c dind --since 10m --tail 100"
+    ),
+)
+@click.argument("name")
+@click.option("-c", "--container", type=click.Choice(["tunnel", "dind"]), default="tunnel", show_default=True, help="Container whose log to print.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines until interrupted (Ctrl-C).")
+@click.option("--tail", type=click.IntRange(min=-1), default=-1, metavar="LINES", help="Print only the last LINES lines; -1 prints all.")
+@click.option("--since", metavar="DURATION", help="Print only lines newer than DURATION, e.g. 5m or 1h.")
+@connection_options
+@click.pass_obj
+def command(settings, name, container, follow, tail, since):
+    """Print the log of workspace NAME's tunnel (default) or Docker daemon."""
+    validate_workspace_name(name)
+    since_seconds = _parse_since(since)
+    tail_lines = None if tail < 0 else tail
+
+    cluster = settings.connect()
+    workspace = find_workspace(cluster, name, settings.namespace)
+    if workspace.pod is None:
+        raise NotFound(
+            f"workspace {name!r} has no pod, so there is no log",
+            hint=f"run 'kubectl devspace status {name}' to see why",
+        )
+
+    pod = pod_name(name)
+    output = sys.stdout.buffer
+
+    if not follow:
+        text = cluster.read_log(pod, workspace.namespace, container, tail_lines, since_seconds)
+        output.write(text.encode("utf-8"))
+        output.flush()
+        return
+
+    try:
+        for chunk in cluster.stream_log(pod, workspace.namespace, container, tail_lines, since_seconds):
+            output.write(chunk)
+            output.flush()
+    except KeyboardInterrupt:
+        # Following ends when the user interrupts it; that is its normal end.
+        return 130
+
+
+def _parse_since(since):
+    if since is None:
+        return None
+    try:
+        seconds = parse_duration(since)
+    except ValueError:
+        raise InvalidInput(f"invalid --since {since!r}: use a duration such as 30s, 5m or 1h") from None
+    if seconds <= 0:
+        raise InvalidInput(f"invalid --since {since!r}: the duration must be positive")
+    return seconds
