@@ -16,20 +16,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from .manifests import BUNDLE_KEYS, CA_CERT, CLIENT_CERT, CLIENT_KEY, SERVER_CERT, SERVER_KEY
+
 # Ten years: the Secret is created once and reused by every later `create`,
 # and the certificates are not rotated.
 VALIDITY = datetime.timedelta(days=3650)
 
 # Backdating covers clock skew between this machine and the node.
 BACKDATE = datetime.timedelta(hours=1)
-
-CA_CERT = "ca.pem"
-SERVER_CERT = "server-cert.pem"
-SERVER_KEY = "server-key.pem"
-CLIENT_CERT = "client-cert.pem"
-CLIENT_KEY = "client-key.pem"
-
-BUNDLE_KEYS = (CA_CERT, SERVER_CERT, SERVER_KEY, CLIENT_CERT, CLIENT_KEY)
 
 
 def generate_docker_tls(workspace, now=None):

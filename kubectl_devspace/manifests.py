@@ -11,8 +11,6 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Optional
 
-from . import certificates
-
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 NAME_LABEL = "app.kubernetes.io/name"
 INSTANCE_LABEL = "app.kubernetes.io/instance"
@@ -41,6 +39,16 @@ DOCKER_PORT = 2376
 SERVER_CERT_DIR = "/certs/server"
 CLIENT_CERT_DIR = "/certs/client"
 GPU_RESOURCE = "nvidia.com/gpu"
+
+# Keys of the Docker TLS Secret. This module does not import the
+# certificates module, so that commands that only read workspaces never
+# load the cryptography package.
+CA_CERT = "ca.pem"
+SERVER_CERT = "server-cert.pem"
+SERVER_KEY = "server-key.pem"
+CLIENT_CERT = "client-cert.pem"
+CLIENT_KEY = "client-key.pem"
+BUNDLE_KEYS = (CA_CERT, SERVER_CERT, SERVER_KEY, CLIENT_CERT, CLIENT_KEY)
 
 
 
@@ -296,8 +304,8 @@ def volumes(spec):
     elif not spec.storage_class:
         result.append(_host_path("docker-data", data_paths(spec)["docker"]))
 
-    result.append(_tls_volume(spec, "docker-tls-server", certificates.SERVER_CERT, certificates.SERVER_KEY))
-    result.append(_tls_volume(spec, "docker-tls-client", certificates.CLIENT_CERT, certificates.CLIENT_KEY))
+    result.append(_tls_volume(spec, "docker-tls-server", SERVER_CERT, SERVER_KEY))
+    result.append(_tls_volume(spec, "docker-tls-client", CLIENT_CERT, CLIENT_KEY))
     return result
 
 
@@ -343,7 +351,7 @@ def _host_path(volume_name, path):
 
 def _tls_volume(spec, volume_name, cert_key, private_key):
     items = [
-        {"key": certificates.CA_CERT, "path": "ca.pem"},
+        {"key": CA_CERT, "path": "ca.pem"},
         {"key": cert_key, "path": "cert.pem"},
         {"key": private_key, "path": "key.pem"},
     ]

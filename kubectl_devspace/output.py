@@ -3,8 +3,6 @@
 import json
 import sys
 
-import yaml
-
 OUTPUT_FORMATS = ("json", "yaml")
 
 
@@ -49,6 +47,8 @@ class Printer:
         if output_format == "json":
             self.document({"apiVersion": "v1", "kind": "List", "items": objects}, "json")
             return
+        import yaml
+
         self.stdout.write(yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False))
         self.stdout.flush()
 
@@ -57,6 +57,9 @@ def render(data, output_format):
     """Return ``data`` as JSON or YAML text ending in a newline."""
     if output_format == "json":
         return json.dumps(data, indent=2, sort_keys=False) + "\n"
+
+    import yaml
+
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
 
 

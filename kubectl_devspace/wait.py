@@ -45,10 +45,7 @@ def wait_until_ready(cluster, name, namespace, printer, timeout):
         if problem is None and pod is None:
             problem = _creation_failure(cluster, name, namespace, started)
         if problem:
-            raise WorkspaceFailed(
-                f"workspace {name!r} cannot start: {problem}",
-                hint=f"fix the cause, then run create again; 'kubectl devspace status {name} -n {namespace}' shows details",
-            )
+            raise WorkspaceFailed(f"workspace {name!r} cannot start: {problem}", hint=_hint(problem, name, namespace))
 
         state = workspace_state(workspace)
         if state == "Ready" and _is_current(stateful_set, pod):
@@ -98,6 +95,15 @@ def wait_until_gone(cluster, kind, name, namespace, timeout):
                 hint="check its finalizers with kubectl, then run delete again",
             )
         time.sleep(POLL_INTERVAL)
+
+
+def _hint(problem, name, namespace):
+    if "PodSecurity" in problem:
+        return (
+            f"Docker-in-Docker needs a privileged pod: ask an administrator to label namespace {namespace} "
+            "pod-security.kubernetes.io/enforce=privileged, or omit -n to let create make its own namespace"
+        )
+    return f"fix the cause, then run create again; 'kubectl devspace status {name} -n {namespace}' shows details"
 
 
 def _get_stateful_set(cluster, name, namespace):

@@ -172,3 +172,14 @@ def test_no_private_key_in_dry_run(devspace, workspace):
     assert result.returncode == 0, result.output
     assert "PRIVATE KEY" not in result.output
     assert "CERTIFICATE" not in result.output
+
+
+def test_admission_rejection_explained(testbed, devspace, namespace):
+    """A namespace that enforces the baseline Pod Security level rejects the privileged pod."""
+    testbed.run_kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=baseline")
+
+    result = devspace("create", "ws", "--node", "n1", "-n", namespace, "--timeout", "60s")
+
+    assert_clean_failure(result)
+    assert "cannot create the pod" in result.stderr
+    assert "PodSecurity" in result.stderr

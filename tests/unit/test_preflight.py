@@ -1,0 +1,45 @@
+"""Input checks that create makes before it talks to the cluster."""
+
+import pytest
+
+from kubectl_devspace.errors import InvalidInput
+from kubectl_devspace.preflight import validate_storage_options
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/etc", "/etc/", "//etc", "/home", "/var/lib", "/var/lib/docker", "/var/lib/kubelet", "/usr/local",
+     "/proc/1", "/var/lib/devspace"],
+)
+def test_system_directory_rejected(path):
+    with pytest.raises(InvalidInput) as error:
+        validate_storage_options(path, None, False, None)
+
+    assert repr(path) in error.value.message
+    assert error.value.exit_code == 2
+
+
+@pytest.mark.parametrize("path", ["data", "./data", "/data/../etc"])
+def test_relative_or_dotted_path_rejected(path):
+    with pytest.raises(InvalidInput):
+        validate_storage_options(None, path, False, None)
+
+
+@pytest.mark.parametrize("path", ["/data/alice", "/var/lib/devspace/alice/data", "/srv/devspace/alice", "/tmp/alice"])
+def test_dedicated_directory_accepted(path):
+    validate_storage_options(path, None, False, None)
+
+
+def test_same_directory_twice_rejected():
+    with pytest.raises(InvalidInput):
+        validate_storage_options("/data/alice", "/data/alice/", False, None)
+
+
+def test_ephemeral_with_docker_dir_rejected():
+    with pytest.raises(InvalidInput):
+        validate_storage_options(None, "/data/docker", True, None)
+
+
+def test_storage_class_with_dir_rejected():
+    with pytest.raises(InvalidInput):
+        validate_storage_options("/data/alice", None, False, "fast")
