@@ -144,6 +144,7 @@ class LazyGroup(click.Group):
 
 @click.group(
     cls=LazyGroup,
+    invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog=(
         "Examples:\n\n"
@@ -158,12 +159,16 @@ class LazyGroup(click.Group):
 )
 @click.version_option(__version__, prog_name="kubectl devspace")
 @connection_options
-def cli():
+@click.pass_context
+def cli(ctx):
     """Isolated, persistent development spaces on a shared Kubernetes cluster.
 
     Each workspace is one pod on a node you choose, with a Docker daemon and
     a VS Code tunnel that you reach from VS Code without any inbound port.
     """
+    # Without a command the plugin prints its help and succeeds, as kubectl does.
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
 
 
 def main(argv=None):

@@ -15,6 +15,7 @@ Secret data never reaches an error message or a log.
 import json
 import logging
 import os
+import shutil
 import ssl
 import tempfile
 import time
@@ -235,6 +236,12 @@ class Cluster:
                 f"(context {self.connection.context!r}): {_describe(error)}",
                 hint="check that the cluster is running and that --context or KUBECONFIG select it",
             ) from error
+        except urllib3.exceptions.SSLError as error:
+            raise Unreachable(
+                f"TLS connection to the API server {self.connection.server} failed "
+                f"(context {self.connection.context!r}): {_describe(error)}",
+                hint="check the certificate-authority and tls-server-name of the cluster entry in the kubeconfig",
+            ) from error
         except urllib3.exceptions.TimeoutError as error:
             raise Timeout(
                 f"request to the API server timed out: {method} {self.connection.server}{path}",
@@ -359,17 +366,32 @@ class Cluster:
         from kubernetes.config.config_exception import ConfigException
         from kubernetes.config.kube_config import KubeConfigLoader
 
-        configuration = k8s_client.Configuration()
-        try:
-            loader = KubeConfigLoader(
-                config_dict=self.connection.kubeconfig.to_dict(),
-                active_context=self.connection.context,
+        context = self.connection.context
+        exec_config = self.connection.user.get("exec") or {}
+        command = exec_config.get("command")
+        if command and not shutil.which(command):
+            raise ConfigError(
+                f"the exec credential plugin {command!r} of context {context!r} was not found on PATH",
+                hint=exec_config.get("installHint") or "install the plugin or add its folder to PATH",
             )
+
+        configuration = k8s_client.Configuration()
+        # The client logs a failed plugin run and goes on without credentials;
+        # its log records are collected here and reported as one error.
+        failures = _CollectingHandler()
+        client_log = logging.getLogger()
+        client_log.addHandler(failures)
+        try:
+            loader = KubeConfigLoader(config_dict=self.connection.kubeconfig.to_dict(), active_context=context)
             loader.load_and_set(configuration)
         except ConfigException as error:
-            raise ConfigError(
-                f"the credential plugin of context {self.connection.context!r} failed: {error}"
-            ) from error
+            raise ConfigError(f"the credential plugin of context {context!r} failed: {error}") from error
+        finally:
+            client_log.removeHandler(failures)
+
+        if not configuration.api_key.get("authorization") and not configuration.cert_file:
+            detail = "; ".join(failures.messages) or "it returned no token and no client certificate"
+            raise ConfigError(f"the credential plugin of context {context!r} failed: {detail[:MAX_API_MESSAGE]}")
 
         if configuration.cert_file and configuration.key_file:
             with open(configuration.cert_file, "rb") as cert, open(configuration.key_file, "rb") as key:
@@ -379,6 +401,17 @@ class Cluster:
 
         authorization = configuration.api_key.get("authorization")
         return {"Authorization": authorization} if authorization else {}
+
+
+class _CollectingHandler(logging.Handler):
+    """A log handler that keeps the messages of error records."""
+
+    def __init__(self):
+        super().__init__(level=logging.ERROR)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
 
 
 def _load_client_certificate(context, cert_data, key_data, context_name):

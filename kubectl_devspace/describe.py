@@ -6,7 +6,7 @@ but existing ones keep their names and meaning.
 
 from . import manifests
 from .errors import ApiError
-from .names import pod_name
+from .names import pod_name, workspace_arguments
 from .output import format_age
 from .tunnel_log import TunnelState, parse_tunnel_log
 from .workspaces import age_seconds, container_ready, container_state, workspace_state
@@ -116,8 +116,9 @@ def describe_data(locations):
     return lines
 
 
-def connect_lines(name, tunnel_state):
+def connect_lines(name, namespace, tunnel_state):
     """Return human lines that tell how to reach the workspace from VS Code."""
+    target = workspace_arguments(name, namespace)
     if tunnel_state.tunnel_url:
         return [
             f"Open in the browser: {tunnel_state.tunnel_url}",
@@ -126,11 +127,11 @@ def connect_lines(name, tunnel_state):
     if tunnel_state.login_code:
         return [
             f"Log the tunnel in: open {tunnel_state.login_url} and enter the code {tunnel_state.login_code}",
-            f"Then run 'kubectl devspace status {name}' to see the tunnel URL.",
+            f"Then run 'kubectl devspace status {target}' to see the tunnel URL.",
         ]
     return [
         "The tunnel has not logged a login code or URL yet.",
-        f"Run 'kubectl devspace logs {name} -f' to watch for it.",
+        f"Run 'kubectl devspace logs {target} -f' to watch for it.",
     ]
 
 
@@ -152,7 +153,7 @@ def print_detail(printer, document):
     tunnel = document["tunnel"]
     printer.line(f"Tunnel:     {tunnel['state']}")
     state = TunnelState(tunnel["url"], tunnel["name"], tunnel["loginUrl"], tunnel["loginCode"])
-    for line in connect_lines(document["name"], state):
+    for line in connect_lines(document["name"], document["namespace"], state):
         printer.line(f"  {line}")
 
     printer.line("Data:")

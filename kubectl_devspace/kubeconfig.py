@@ -81,6 +81,8 @@ def kubeconfig_paths(explicit=None, environ=None):
     environ = os.environ if environ is None else environ
 
     if explicit:
+        if os.path.isdir(explicit):
+            raise ConfigError(f"--kubeconfig {explicit!r} is a directory, not a kubeconfig file")
         if not os.path.isfile(explicit):
             raise ConfigError(
                 f"kubeconfig file {explicit!r} not found",
@@ -103,7 +105,7 @@ def kubeconfig_paths(explicit=None, environ=None):
     if not os.path.isfile(home_config):
         raise ConfigError(
             f"no kubeconfig found: KUBECONFIG is not set and {home_config} does not exist",
-            hint="pass --kubeconfig FILE, set KUBECONFIG, or run tests/testbed/up for a local cluster",
+            hint="pass --kubeconfig FILE or set KUBECONFIG to the kubeconfig of your cluster",
         )
     return [home_config]
 
@@ -153,10 +155,16 @@ def resolve_connection(kubeconfig, context=None, namespace=None):
     user_name = context_entry.get("user", "")
 
     cluster = kubeconfig.clusters.get(cluster_name)
-    if not cluster or not cluster.get("server"):
+    if not cluster or not isinstance(cluster.get("server"), str) or not cluster["server"]:
         raise ConfigError(
             f"context {context_name!r} refers to cluster {cluster_name!r}, "
-            f"which is missing or has no server in {files}"
+            f"which is missing or has no server URL in {files}"
+        )
+
+    server = cluster["server"]
+    if not server.startswith(("https://", "http://")):
+        raise ConfigError(
+            f"cluster {cluster_name!r} has the server {server!r}, which is not an http:// or https:// URL"
         )
 
     user = kubeconfig.users.get(user_name, {}) if user_name else {}
@@ -184,6 +192,8 @@ def _read_file(path):
         raise ConfigError(f"cannot read kubeconfig {path}: {error.strerror}") from error
     except yaml.YAMLError as error:
         raise ConfigError(f"kubeconfig {path} is not valid YAML: {error}") from error
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"kubeconfig {path} is not UTF-8 text: {error.reason} at byte {error.start}") from error
 
     if not isinstance(document, dict):
         raise ConfigError(f"kubeconfig {path} is not a mapping of clusters, contexts and users")
@@ -203,7 +213,10 @@ def _merge_named(target, document, list_key, item_key, path, base_dir):
         if name in target:
             continue
 
-        value = dict(entry.get(item_key) or {})
+        value = entry.get(item_key) or {}
+        if not isinstance(value, dict):
+            raise ConfigError(f"kubeconfig {path}: the {item_key} of {name!r} must be a mapping")
+        value = dict(value)
         target[name] = _absolute_paths(value, item_key, base_dir)
 
 
@@ -215,6 +228,8 @@ def _absolute_paths(value, item_key, base_dir):
     exec_config = value.get("exec")
     if item_key == "user" and isinstance(exec_config, dict):
         command = exec_config.get("command", "")
+        if not isinstance(command, str):
+            raise ConfigError(f"kubeconfig: the exec command of a user must be a string, not {command!r}")
         if os.sep in command and not os.path.isabs(command):
             exec_config = dict(exec_config, command=os.path.join(base_dir, command))
             value["exec"] = exec_config

@@ -304,8 +304,10 @@ def volumes(spec):
     elif not spec.storage_class:
         result.append(_host_path("docker-data", data_paths(spec)["docker"]))
 
-    result.append(_tls_volume(spec, "docker-tls-server", SERVER_CERT, SERVER_KEY))
-    result.append(_tls_volume(spec, "docker-tls-client", CLIENT_CERT, CLIENT_KEY))
+    result.append(_tls_volume(spec, "docker-tls-server", SERVER_CERT, SERVER_KEY, mode=0o400))
+    # NOTE: the tunnel image's user is not known here, so the client files
+    # are readable by every user of that container, not by root alone.
+    result.append(_tls_volume(spec, "docker-tls-client", CLIENT_CERT, CLIENT_KEY, mode=0o444))
     return result
 
 
@@ -349,7 +351,7 @@ def _host_path(volume_name, path):
     return {"name": volume_name, "hostPath": {"path": path, "type": "DirectoryOrCreate"}}
 
 
-def _tls_volume(spec, volume_name, cert_key, private_key):
+def _tls_volume(spec, volume_name, cert_key, private_key, mode):
     items = [
         {"key": CA_CERT, "path": "ca.pem"},
         {"key": cert_key, "path": "cert.pem"},
@@ -357,7 +359,7 @@ def _tls_volume(spec, volume_name, cert_key, private_key):
     ]
     return {
         "name": volume_name,
-        "secret": {"secretName": secret_name(spec.name), "items": items, "defaultMode": 0o400},
+        "secret": {"secretName": secret_name(spec.name), "items": items, "defaultMode": mode},
     }
 
 

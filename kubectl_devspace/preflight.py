@@ -1,5 +1,7 @@
 """Checks ``create`` makes before it changes anything: node, namespace, permissions."""
 
+import posixpath
+
 from . import manifests
 from .errors import Forbidden, InvalidInput, NotFound, WorkspaceFailed
 
@@ -158,12 +160,22 @@ PROTECTED_DIRECTORIES = {
     "/var/lib/containerd", "/var/lib/devspace", "/var/lib/docker", "/var/lib/kubelet", "/var/log",
 }
 
-# System trees: no directory inside them may hold workspace data either.
-PROTECTED_TREES = ("/bin/", "/boot/", "/dev/", "/etc/", "/lib/", "/lib64/", "/proc/", "/run/", "/sbin/", "/sys/", "/usr/")
+# System trees: no directory inside them may contain workspace data either.
+PROTECTED_TREES = (
+    "/bin/", "/boot/", "/dev/", "/etc/", "/lib/", "/lib32/", "/lib64/", "/proc/", "/root/", "/run/", "/sbin/",
+    "/sys/", "/usr/", "/var/lib/containerd/", "/var/lib/docker/", "/var/lib/etcd/", "/var/lib/kubelet/",
+    "/var/log/", "/var/run/",
+)
 
 
-def validate_storage_options(data_dir, docker_dir, ephemeral_docker, storage_class):
-    """Raise ``InvalidInput`` for data options that contradict each other or are unsafe."""
+def validate_storage_options(data_dir, docker_dir, ephemeral_docker, storage_class, own_root=None):
+    """Raise ``InvalidInput`` for data options that contradict each other or are unsafe.
+
+    ``delete --purge`` empties the data directories, so they must not be
+    system directories, nor lie in another workspace's directory under
+    /var/lib/devspace: there only ``own_root``, the workspace's default
+    root, is allowed.
+    """
     for flag, path in (("--data-dir", data_dir), ("--docker-dir", docker_dir)):
         if path is None:
             continue
@@ -172,14 +184,21 @@ def validate_storage_options(data_dir, docker_dir, ephemeral_docker, storage_cla
         if ".." in path.split("/"):
             raise InvalidInput(f"invalid {flag} {path!r}: the path must not contain '..'")
 
-        normalized = "/" + "/".join(part for part in path.split("/") if part)
-        if normalized in PROTECTED_DIRECTORIES or normalized.startswith(PROTECTED_TREES):
+        normalized = posixpath.normpath("/" + path.lstrip("/"))
+        if normalized in PROTECTED_DIRECTORIES or (normalized + "/").startswith(PROTECTED_TREES):
             raise InvalidInput(
                 f"invalid {flag} {path!r}: that is a system directory of the node",
-                hint="use a dedicated directory, such as /var/lib/devspace/NAME/data or /data/NAME",
+                hint="use a dedicated directory, such as /data/NAME",
             )
 
-    if data_dir and docker_dir and data_dir.rstrip("/") == docker_dir.rstrip("/"):
+        data_root = manifests.DATA_ROOT + "/"
+        if own_root and normalized.startswith(data_root) and not normalized.startswith(own_root + "/"):
+            raise InvalidInput(
+                f"invalid {flag} {path!r}: directories under {manifests.DATA_ROOT} belong to other workspaces",
+                hint=f"omit {flag} to use {own_root}, or use a directory outside {manifests.DATA_ROOT}",
+            )
+
+    if data_dir and docker_dir and posixpath.normpath(data_dir) == posixpath.normpath(docker_dir):
         raise InvalidInput(
             f"--data-dir and --docker-dir are both {data_dir!r}: Docker's data and the workspace data need separate directories"
         )

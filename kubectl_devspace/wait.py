@@ -4,7 +4,7 @@ import datetime
 import time
 
 from .describe import read_tunnel_state
-from .errors import NotFound, Timeout, WorkspaceFailed
+from .errors import NotFound, Timeout, Unreachable, WorkspaceFailed
 from .workspaces import Workspace, get_pod, pod_problem, workspace_state
 
 POLL_INTERVAL = 1.0
@@ -37,8 +37,15 @@ def wait_until_ready(cluster, name, namespace, printer, timeout):
     last_progress = None
 
     while True:
-        stateful_set = _get_stateful_set(cluster, name, namespace)
-        pod = get_pod(cluster, name, namespace)
+        try:
+            stateful_set = _get_stateful_set(cluster, name, namespace)
+            pod = get_pod(cluster, name, namespace)
+        except (Unreachable, Timeout) as error:
+            # A restarting API server or a slow network ends no wait before its deadline.
+            _check_deadline(deadline, timeout, name, namespace, "unknown: the API server did not answer")
+            printer.progress(f"retrying: {error.message}")
+            time.sleep(POLL_INTERVAL)
+            continue
         workspace = Workspace(name, namespace, stateful_set, pod)
 
         problem = pod_problem(pod) if _is_current(stateful_set, pod) else None
@@ -56,12 +63,16 @@ def wait_until_ready(cluster, name, namespace, printer, timeout):
             printer.progress(progress)
             last_progress = progress
 
-        if time.monotonic() >= deadline:
-            raise Timeout(
-                f"workspace {name!r} was not ready after {timeout:g}s (state: {state})",
-                hint=f"run 'kubectl devspace status {name} -n {namespace}' to see why, or create again with a longer --timeout",
-            )
+        _check_deadline(deadline, timeout, name, namespace, state)
         time.sleep(POLL_INTERVAL)
+
+
+def _check_deadline(deadline, timeout, name, namespace, state):
+    if time.monotonic() >= deadline:
+        raise Timeout(
+            f"workspace {name!r} was not ready after {timeout:g}s (state: {state})",
+            hint=f"run 'kubectl devspace status {name} -n {namespace}' to see why, or create again with a longer --timeout",
+        )
 
 
 def wait_for_tunnel(cluster, workspace, printer, timeout):

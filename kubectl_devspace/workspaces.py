@@ -99,7 +99,13 @@ def list_workspaces(cluster, namespace=None):
         if namespace:
             raise
         scope = cluster.connection.namespace
-        stateful_sets = cluster.list("StatefulSet", scope, label_selector=selector)
+        try:
+            stateful_sets = cluster.list("StatefulSet", scope, label_selector=selector)
+        except Forbidden as error:
+            raise Forbidden(
+                f"you may not list workspaces across namespaces, nor in namespace {scope!r}: {error.message}",
+                hint="pass -n NAMESPACE with a namespace where you have workspaces",
+            ) from None
 
     pods = cluster.list("Pod", scope, label_selector=selector)
     pods_by_key = {(pod["metadata"]["namespace"], pod["metadata"]["name"]): pod for pod in pods}

@@ -1,5 +1,6 @@
 """``kubectl devspace create``: check, apply, wait, and print how to connect."""
 
+import posixpath
 import re
 import time
 
@@ -9,12 +10,13 @@ from .. import certificates, describe, manifests, preflight
 from ..cli import connection_options
 from ..durations import parse_duration
 from ..errors import Conflict, Forbidden, Invalid, InvalidInput, NotFound
-from ..names import default_namespace, default_tunnel_name, validate_namespace, validate_tunnel_name, validate_workspace_name
+from ..names import default_namespace, default_tunnel_name, validate_namespace, validate_tunnel_name, validate_workspace_name, workspace_arguments
 from ..output import OUTPUT_FORMATS, Printer
 from ..wait import TUNNEL_LOG_WAIT, wait_for_tunnel, wait_until_ready
 
-# Kubernetes resource quantities: a number with an optional suffix (500m, 2, 8Gi, 1.5G).
-_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+# Kubernetes resource quantities: a decimal number with an optional exponent
+# or suffix (500m, 2, .5, 1e3, 8Gi, 1.5G).
+_QUANTITY = re.compile(r"(?P<number>[0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?")
 
 
 @click.command(
@@ -28,7 +30,9 @@ _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
         "Running create again with the same options changes nothing; with other "
         "options it updates the workspace, and its pod restarts. The Docker TLS "
         "Secret is made once and kept. create fails before changing anything when "
-        "the node is missing, not Ready or cordoned, or permissions are missing."
+        "the node is missing, not Ready or cordoned, or permissions are missing. "
+        "Once the pod is ready, create reads the tunnel's log for up to 60 seconds "
+        "(within --timeout) to print the login code or the tunnel URL."
     ),
 )
 @click.argument("name")
@@ -75,6 +79,9 @@ def command(settings, name, node, output_format, dry_run, wait, timeout, **optio
 
     if dry_run:
         printer.documents(_dry_run_objects(spec, objects), output_format or "yaml")
+        printer.progress(
+            f"note: Secret {manifests.secret_name(name)} is shown without data; create generates its certificates"
+        )
         return
 
     _apply(cluster, spec, objects, printer)
@@ -94,9 +101,12 @@ def command(settings, name, node, output_format, dry_run, wait, timeout, **optio
 
 def _parse_timeout(timeout):
     try:
-        return parse_duration(timeout)
+        seconds = parse_duration(timeout)
     except ValueError:
         raise InvalidInput(f"invalid --timeout {timeout!r}: use a duration such as 90s or 10m") from None
+    if seconds <= 0:
+        raise InvalidInput(f"invalid --timeout {timeout!r}: use a positive duration, or --no-wait not to wait")
+    return seconds
 
 
 def _validate(name, node, options):
@@ -104,19 +114,26 @@ def _validate(name, node, options):
     if not node.strip():
         raise InvalidInput("invalid --node: the node name is empty", hint="choose a node from 'kubectl get nodes'")
 
-    tunnel_name = options["tunnel_name"] or default_tunnel_name(name)
+    tunnel_name = _tunnel_name(name, options)
     validate_tunnel_name(tunnel_name)
 
     for flag in ("cpu", "memory", "data_size", "docker_size"):
         value = options[flag]
-        if value is not None and not _QUANTITY.fullmatch(value):
+        match = _QUANTITY.fullmatch(value) if value is not None else None
+        if value is not None and (not match or float(match.group("number")) <= 0):
             raise InvalidInput(
-                f"invalid --{flag.replace('_', '-')} {value!r}: use a Kubernetes quantity such as 4, 500m or 16Gi"
+                f"invalid --{flag.replace('_', '-')} {value!r}: use a positive Kubernetes quantity such as 4, 500m or 16Gi"
             )
 
     preflight.validate_storage_options(
         options["data_dir"], options["docker_dir"], options["ephemeral_docker"], options["storage_class"]
     )
+
+
+def _tunnel_name(name, options):
+    if options["tunnel_name"] is None:
+        return default_tunnel_name(name)
+    return options["tunnel_name"]
 
 
 def _resolve_namespace(cluster, settings, name, printer):
@@ -134,6 +151,11 @@ def _resolve_namespace(cluster, settings, name, printer):
 
 def _plan(cluster, name, node, namespace, owns_namespace, options, printer):
     """Check the node and return the ``WorkspaceSpec`` to apply."""
+    own_root = manifests.default_data_root(name, namespace, owns_namespace)
+    preflight.validate_storage_options(
+        options["data_dir"], options["docker_dir"], options["ephemeral_docker"], options["storage_class"], own_root
+    )
+
     node_object = preflight.check_node(cluster, node, options["gpus"])
     hostname = node_object["metadata"]["labels"][manifests.HOSTNAME_LABEL]
     tolerated = (manifests.GPU_RESOURCE,) if options["gpus"] else ()
@@ -149,12 +171,12 @@ def _plan(cluster, name, node, namespace, owns_namespace, options, printer):
         namespace=namespace,
         node=node,
         hostname=hostname,
-        tunnel_name=options["tunnel_name"] or default_tunnel_name(name),
+        tunnel_name=_tunnel_name(name, options),
         owns_namespace=owns_namespace,
         dind_image=options["dind_image"],
         tunnel_image=options["tunnel_image"],
-        data_dir=options["data_dir"],
-        docker_dir=options["docker_dir"],
+        data_dir=_normalized(options["data_dir"]),
+        docker_dir=_normalized(options["docker_dir"]),
         ephemeral_docker=options["ephemeral_docker"],
         storage_class=options["storage_class"],
         data_size=options["data_size"],
@@ -163,6 +185,10 @@ def _plan(cluster, name, node, namespace, owns_namespace, options, printer):
         memory=options["memory"],
         gpus=options["gpus"],
     )
+
+
+def _normalized(path):
+    return posixpath.normpath("/" + path.lstrip("/")) if path else path
 
 
 def _warn_if_moved(cluster, name, namespace, node, printer):
@@ -249,9 +275,9 @@ def _report(cluster, spec, printer, output_format, tunnel_state):
 
     if tunnel_state is None:
         printer.line(f"Workspace {spec.name} applied in namespace {spec.namespace}, pinned to node {spec.node}.")
-        printer.line(f"Run 'kubectl devspace status {spec.name}' to follow it.")
+        printer.line(f"Run 'kubectl devspace status {workspace_arguments(spec.name, spec.namespace)}' to follow it.")
         return
 
     printer.line(f"Workspace {spec.name} is ready on node {spec.node} (namespace {spec.namespace}).")
-    for line in describe.connect_lines(spec.name, tunnel_state):
+    for line in describe.connect_lines(spec.name, spec.namespace, tunnel_state):
         printer.line(line)

@@ -7,7 +7,7 @@ import click
 from .. import describe, manifests
 from ..cli import connection_options
 from ..errors import Forbidden, InvalidInput, NotFound
-from ..names import default_namespace, pod_name, validate_workspace_name
+from ..names import default_namespace, pod_name, validate_workspace_name, workspace_arguments
 from ..output import Printer
 from ..purge import purge_job, purge_job_name, wait_for_job
 from ..wait import wait_until_gone
@@ -72,7 +72,10 @@ def command(settings, name, yes, purge):
         claims = []
 
     _delete_objects(cluster, name, namespace, printer)
-    if owns_namespace and not claims:
+    others = _other_workspaces(cluster, name, namespace)
+    if owns_namespace and others:
+        printer.warning(f"namespace {namespace} is kept because it contains other workspaces: {', '.join(others)}")
+    if owns_namespace and not claims and not others:
         _delete_quietly(cluster, "Namespace", namespace)
         printer.progress(f"namespace/{namespace} deleted")
 
@@ -113,6 +116,12 @@ def _owns_namespace(cluster, name, namespace):
     )
 
 
+def _other_workspaces(cluster, name, namespace):
+    """Return the names of the other workspaces in ``namespace``."""
+    stateful_sets = cluster.list("StatefulSet", namespace, label_selector=manifests.selector())
+    return sorted(item["metadata"]["name"] for item in stateful_sets if item["metadata"]["name"] != name)
+
+
 def _stop_pod(cluster, name, namespace, printer, wait):
     """Scale the StatefulSet to zero so the pod stops, whatever its phase."""
     cluster.patch("StatefulSet", name, namespace, {"spec": {"replicas": 0}})
@@ -144,6 +153,9 @@ def _delete_leftover_namespace(cluster, name, namespace, yes, printer):
     """Delete the namespace an interrupted delete left behind; return False when there is none."""
     namespace = namespace or default_namespace(name)
     if not _owns_namespace(cluster, name, namespace):
+        return False
+
+    if _other_workspaces(cluster, name, namespace):
         return False
 
     _confirm(name, namespace, False, yes, {})
@@ -190,6 +202,6 @@ def _report_data(printer, name, namespace, node, locations, claims, purge, owns_
     if claims and owns_namespace:
         printer.line(f"  Namespace {namespace} is kept because it holds the PersistentVolumeClaims.")
     printer.line(
-        f"'kubectl devspace create {name} --node {node}' finds this data again; "
-        f"'kubectl devspace delete {name} --purge' removes it."
+        f"'kubectl devspace create {workspace_arguments(name, namespace)} --node {node}' finds this data again; "
+        "to remove it, create the workspace again and delete it with --purge."
     )

@@ -15,7 +15,7 @@ import click
 from .. import kubectl_exec
 from ..cli import connection_options
 from ..errors import DevspaceError, NotFound
-from ..names import pod_name, validate_workspace_name
+from ..names import pod_name, validate_workspace_name, workspace_arguments
 from ..workspaces import find_workspace
 
 DEFAULT_COMMAND = ("sh",)
@@ -53,7 +53,7 @@ def command(settings, name, exec_command):
     if workspace.pod is None or workspace.pod.get("status", {}).get("phase") != "Running":
         raise NotFound(
             f"workspace {name!r} has no running pod to run the command in",
-            hint=f"run 'kubectl devspace status {name}' to see its state",
+            hint=f"run 'kubectl devspace status {workspace_arguments(name, workspace.namespace)}' to see its state",
         )
 
     arguments = [kubectl, "exec", "--quiet", *settings.kubectl_flags(), "-n", workspace.namespace]

@@ -7,8 +7,8 @@ import click
 from ..cli import connection_options
 from ..durations import parse_duration
 from ..errors import InvalidInput, NotFound
-from ..names import pod_name, validate_workspace_name
-from ..workspaces import find_workspace
+from ..names import pod_name, validate_workspace_name, workspace_arguments
+from ..workspaces import container_state, find_workspace
 
 
 @click.command(
@@ -39,7 +39,14 @@ def command(settings, name, container, follow, tail, since):
     if workspace.pod is None:
         raise NotFound(
             f"workspace {name!r} has no pod, so there is no log",
-            hint=f"run 'kubectl devspace status {name}' to see why",
+            hint=f"run 'kubectl devspace status {workspace_arguments(name, workspace.namespace)}' to see why",
+        )
+
+    state = container_state(workspace.pod, container)
+    if not state.startswith(("running", "terminated")):
+        raise NotFound(
+            f"container {container!r} of workspace {name!r} has not started yet ({state}), so there is no log",
+            hint=f"run 'kubectl devspace status {workspace_arguments(name, workspace.namespace)}' to see why",
         )
 
     pod = pod_name(name)

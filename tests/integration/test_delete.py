@@ -71,3 +71,25 @@ def test_delete_purge_runs_job_on_node(testbed, devspace, workspace, tmp_path):
     assert "purged" in result.stdout
     assert str(data_dir) in result.stdout
     assert _wait_for_namespace_gone(testbed, f"devspace-{workspace}")
+
+
+def test_delete_keeps_namespace_with_other_workspace(testbed, devspace, workspace):
+    namespace = f"devspace-{workspace}"
+    assert devspace("create", workspace, "--node", "n1", "--no-wait").returncode == 0
+    assert devspace("create", "other", "--node", "n1", "-n", namespace, "--no-wait").returncode == 0
+
+    result = devspace("delete", workspace, "--yes")
+
+    assert result.returncode == 0, result.output
+    assert "contains other workspaces: other" in result.stderr
+    assert get_json(testbed, "statefulset", "other", "-n", namespace)["metadata"]["name"] == "other"
+
+
+def test_delete_hint_names_namespace(testbed, devspace, namespace):
+    assert devspace("create", "ws", "--node", "n1", "-n", namespace, "--no-wait").returncode == 0
+
+    result = devspace("delete", "ws", "-n", namespace, "--yes")
+
+    assert result.returncode == 0, result.output
+    assert f"create ws -n {namespace} --node n1" in result.stdout
+    assert f"/var/lib/devspace/{namespace}/ws/data" in result.stdout

@@ -43,3 +43,20 @@ def test_ephemeral_with_docker_dir_rejected():
 def test_storage_class_with_dir_rejected():
     with pytest.raises(InvalidInput):
         validate_storage_options("/data/alice", None, False, "fast")
+
+
+@pytest.mark.parametrize("path", ["/.", "/var/.", "/./etc", "/var/lib/kubelet/pods", "/var/run/x", "/var/lib/etcd"])
+def test_disguised_system_directory_rejected(path):
+    with pytest.raises(InvalidInput):
+        validate_storage_options(path, None, False, None)
+
+
+def test_other_workspace_root_rejected():
+    with pytest.raises(InvalidInput) as error:
+        validate_storage_options("/var/lib/devspace/bob/data", None, False, None, own_root="/var/lib/devspace/alice")
+
+    assert "other workspaces" in error.value.message
+
+
+def test_own_workspace_root_accepted():
+    validate_storage_options("/var/lib/devspace/alice/src", None, False, None, own_root="/var/lib/devspace/alice")
