@@ -25,17 +25,30 @@ def run(arguments):
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         process = subprocess.Popen(arguments, stderr=subprocess.PIPE)
-        forward_stderr(process.stderr.fileno(), sys.stderr.buffer)
+        held = forward_stderr(process.stderr.fileno(), sys.stderr.buffer)
         process.stderr.close()
         returncode = process.wait()
     finally:
         signal.signal(signal.SIGINT, previous)
 
+    if held and not is_closing_line(held, returncode):
+        sys.stderr.buffer.write(held)
+        sys.stderr.buffer.flush()
     return 128 - returncode if returncode < 0 else returncode
 
 
+def is_closing_line(line, returncode):
+    """Return True when ``line`` is kubectl's report of the exit status ``returncode``."""
+    match = _TERMINATED_LINE.fullmatch(line)
+    return bool(match) and int(match.group(1)) == returncode
+
+
 def forward_stderr(source_fd, target):
-    """Copy ``source_fd`` to ``target`` as it arrives, minus a final "command terminated" line."""
+    """Copy ``source_fd`` to ``target`` as it arrives, except a last line that may be kubectl's closing line.
+
+    Returns that held-back last line (empty when there is none): only the
+    exit status tells whether kubectl or the remote command wrote it.
+    """
     held = b""
 
     while True:
@@ -52,6 +65,8 @@ def forward_stderr(source_fd, target):
     if held and not _TERMINATED_LINE.fullmatch(held):
         target.write(held)
         target.flush()
+        return b""
+    return held
 
 
 def _split_held(data):

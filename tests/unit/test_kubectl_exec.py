@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from kubectl_devspace.kubectl_exec import forward_stderr
+from kubectl_devspace.kubectl_exec import forward_stderr, is_closing_line
 
 CLOSING = b"command terminated with exit code 3\n"
 
@@ -22,9 +22,11 @@ def _forward(chunks):
     thread = threading.Thread(target=writer)
     thread.start()
     target = io.BytesIO()
-    forward_stderr(read_fd, target)
+    held = forward_stderr(read_fd, target)
     thread.join(timeout=5)
     os.close(read_fd)
+    if not is_closing_line(held, 3):
+        target.write(held)
     return target.getvalue()
 
 
@@ -60,3 +62,9 @@ def test_closing_line_mid_stream_kept():
 def test_binary_stderr_kept():
     data = os.urandom(200_000)
     assert _forward([data[:70_000], data[70_000:]]) == data
+
+
+def test_closing_line_needs_matching_status():
+    assert is_closing_line(CLOSING, 3)
+    assert not is_closing_line(CLOSING, 0)
+    assert not is_closing_line(b"command terminated with exit code 9\n", 3)
