@@ -306,7 +306,17 @@ class Cluster:
             if connection.tls_server_name:
                 pool_options["server_hostname"] = connection.tls_server_name
 
+        if connection.insecure:
+            # kubectl warns about no certificate check only in its docs; one
+            # urllib3 warning per request would bury the output.
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
         if connection.proxy_url:
+            if not str(connection.proxy_url).startswith(("http://", "https://")):
+                raise ConfigError(
+                    f"proxy-url {connection.proxy_url!r} of context {connection.context!r} is not supported: "
+                    "use an http:// or https:// proxy"
+                )
             return urllib3.ProxyManager(connection.proxy_url, **pool_options)
         return urllib3.PoolManager(**pool_options)
 
@@ -353,6 +363,9 @@ class Cluster:
             except OSError as error:
                 raise ConfigError(f"cannot read tokenFile {user['tokenFile']}: {error.strerror}") from error
         if token:
+            token = str(token).strip()
+            if any(character.isspace() for character in token):
+                raise ConfigError(f"the token of context {self.connection.context!r} contains white space")
             return {"Authorization": f"Bearer {token}"}
 
         if user.get("username"):

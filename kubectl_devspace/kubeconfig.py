@@ -65,7 +65,12 @@ class Connection:
 
     @property
     def insecure(self):
-        return bool(self.cluster.get("insecure-skip-tls-verify"))
+        value = self.cluster.get("insecure-skip-tls-verify", False)
+        if not isinstance(value, bool):
+            raise ConfigError(
+                f"insecure-skip-tls-verify of context {self.context!r} must be true or false, not {value!r}"
+            )
+        return value
 
     @property
     def tls_server_name(self):
@@ -118,8 +123,11 @@ def load_kubeconfig(paths):
         document = _read_file(path)
         base_dir = os.path.dirname(os.path.abspath(path))
 
-        if not merged.current_context and document.get("current-context"):
-            merged.current_context = document["current-context"]
+        current_context = document.get("current-context")
+        if current_context and not isinstance(current_context, str):
+            raise ConfigError(f"kubeconfig {path}: current-context must be a context name, not {current_context!r}")
+        if not merged.current_context and current_context:
+            merged.current_context = current_context
 
         _merge_named(merged.clusters, document, "clusters", "cluster", path, base_dir)
         _merge_named(merged.contexts, document, "contexts", "context", path, base_dir)

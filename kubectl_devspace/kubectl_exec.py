@@ -40,7 +40,7 @@ def run(arguments):
 def is_closing_line(line, returncode):
     """Return True when ``line`` is kubectl's report of the exit status ``returncode``."""
     match = _TERMINATED_LINE.fullmatch(line)
-    return bool(match) and int(match.group(1)) == returncode
+    return bool(match) and returncode != 0 and int(match.group(1)) == returncode
 
 
 def forward_stderr(source_fd, target):

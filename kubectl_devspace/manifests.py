@@ -83,12 +83,13 @@ def default_data_root(name, namespace, owns_namespace):
     """Return the node directory that contains a workspace's data by default.
 
     A workspace in its own namespace uses ``/var/lib/devspace/NAME``. One in a
-    shared namespace (``-n``) uses ``/var/lib/devspace/NAMESPACE/NAME``, so
+    shared namespace (``-n``) uses ``/var/lib/devspace/NAMESPACE.NAME``, so
     that two workspaces with one name in two namespaces never share data.
+    Neither kind of name contains a dot, so no root lies inside another.
     """
     if owns_namespace:
         return f"{DATA_ROOT}/{name}"
-    return f"{DATA_ROOT}/{namespace}/{name}"
+    return f"{DATA_ROOT}/{namespace}.{name}"
 
 
 def labels(name, component):

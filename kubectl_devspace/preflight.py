@@ -163,8 +163,9 @@ PROTECTED_DIRECTORIES = {
 # System trees: no directory inside them may contain workspace data either.
 PROTECTED_TREES = (
     "/bin/", "/boot/", "/dev/", "/etc/", "/lib/", "/lib32/", "/lib64/", "/proc/", "/root/", "/run/", "/sbin/",
-    "/sys/", "/usr/", "/var/lib/containerd/", "/var/lib/docker/", "/var/lib/etcd/", "/var/lib/kubelet/",
-    "/var/log/", "/var/run/",
+    "/sys/", "/usr/", "/nix/", "/snap/", "/opt/cni/", "/var/lib/apt/", "/var/lib/cni/", "/var/lib/containerd/",
+    "/var/lib/containers/", "/var/lib/docker/", "/var/lib/dpkg/", "/var/lib/etcd/", "/var/lib/kubelet/",
+    "/var/lib/rancher/", "/var/lib/systemd/", "/var/lock/", "/var/log/", "/var/run/", "/var/snap/",
 )
 
 
@@ -198,14 +199,30 @@ def validate_storage_options(data_dir, docker_dir, ephemeral_docker, storage_cla
                 hint=f"omit {flag} to use {own_root}, or use a directory outside {manifests.DATA_ROOT}",
             )
 
-    if data_dir and docker_dir and posixpath.normpath(data_dir) == posixpath.normpath(docker_dir):
+    if data_dir and docker_dir and _overlap(data_dir, docker_dir):
         raise InvalidInput(
-            f"--data-dir and --docker-dir are both {data_dir!r}: Docker's data and the workspace data need separate directories"
+            f"--data-dir {data_dir!r} and --docker-dir {docker_dir!r} overlap: "
+            "Docker's data and the workspace data need separate directories, neither inside the other"
         )
     if ephemeral_docker and docker_dir:
         raise InvalidInput("--ephemeral-docker and --docker-dir contradict each other: pass one of them")
     if storage_class and (data_dir or docker_dir):
         raise InvalidInput("--storage-class puts the data on PersistentVolumeClaims: drop --data-dir and --docker-dir")
+
+
+def check_separate(paths):
+    """Raise ``InvalidInput`` when the resolved data and Docker directories overlap."""
+    if paths["workspace"] and paths["docker"] and _overlap(paths["workspace"], paths["docker"]):
+        raise InvalidInput(
+            f"the workspace data {paths['workspace']!r} and Docker data {paths['docker']!r} overlap: "
+            "pass --data-dir and --docker-dir with separate directories"
+        )
+
+
+def _overlap(first, second):
+    first = posixpath.normpath("/" + first.lstrip("/")) + "/"
+    second = posixpath.normpath("/" + second.lstrip("/")) + "/"
+    return first.startswith(second) or second.startswith(first)
 
 
 def _ready_condition(node):

@@ -4,6 +4,7 @@ import datetime
 import time
 
 from .describe import read_tunnel_state
+from .tunnel_log import TunnelState
 from .errors import NotFound, Timeout, Unreachable, WorkspaceFailed
 from .workspaces import Workspace, get_pod, pod_problem, workspace_state
 
@@ -43,7 +44,10 @@ def wait_until_ready(cluster, name, namespace, printer, timeout):
         except (Unreachable, Timeout) as error:
             # A restarting API server or a slow network ends no wait before its deadline.
             _check_deadline(deadline, timeout, name, namespace, "unknown: the API server did not answer")
-            printer.progress(f"retrying: {error.message}")
+            progress = f"retrying: {error.message}"
+            if progress != last_progress:
+                printer.progress(progress)
+                last_progress = progress
             time.sleep(POLL_INTERVAL)
             continue
         workspace = Workspace(name, namespace, stateful_set, pod)
@@ -81,7 +85,12 @@ def wait_for_tunnel(cluster, workspace, printer, timeout):
     announced = False
 
     while True:
-        state = read_tunnel_state(cluster, workspace)
+        try:
+            state = read_tunnel_state(cluster, workspace)
+        except (Unreachable, Timeout):
+            # The workspace is ready already; an API server that does not
+            # answer now only delays the login code until the deadline.
+            state = TunnelState()
         if state.state != "starting" or time.monotonic() >= deadline:
             return state
 

@@ -224,7 +224,7 @@ def _search_stateful_set(cluster, name):
     try:
         found = cluster.list("StatefulSet", None, label_selector=manifests.selector(name))
     except Forbidden:
-        return _get_managed_stateful_set(cluster, name, default_namespace(name))
+        return _search_own_namespaces(cluster, name)
 
     found = [item for item in found if item["metadata"]["name"] == name]
     if not found:
@@ -239,6 +239,25 @@ def _search_stateful_set(cluster, name):
             hint="pass -n NAMESPACE to choose one",
         )
     return found[0]
+
+
+def _search_own_namespaces(cluster, name):
+    """Look in ``devspace-NAME``, then in the kubeconfig context's namespace, for a user who may not list all."""
+    candidates = [default_namespace(name)]
+    if cluster.connection.namespace not in candidates:
+        candidates.append(cluster.connection.namespace)
+
+    for namespace in candidates:
+        try:
+            return _get_managed_stateful_set(cluster, name, namespace)
+        except (NotFound, Forbidden):
+            continue
+
+    raise NotFound(
+        f"workspace {name!r} not found in namespace {' or '.join(repr(namespace) for namespace in candidates)}, "
+        "and you may not search all namespaces",
+        hint="pass -n NAMESPACE with the workspace's namespace",
+    )
 
 
 def _condition(pod, condition_type, status, reason=None):

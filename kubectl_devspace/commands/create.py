@@ -129,6 +129,12 @@ def _validate(name, node, options):
         options["data_dir"], options["docker_dir"], options["ephemeral_docker"], options["storage_class"]
     )
 
+    for flag in ("tunnel_image", "dind_image"):
+        image = options[flag]
+        if not image or any(character.isspace() for character in image):
+            option = "--image" if flag == "tunnel_image" else "--dind-image"
+            raise InvalidInput(f"invalid {option} {image!r}: use an image reference such as docker:28-dind")
+
 
 def _tunnel_name(name, options):
     if options["tunnel_name"] is None:
@@ -166,7 +172,7 @@ def _plan(cluster, name, node, namespace, owns_namespace, options, printer):
 
     _warn_if_moved(cluster, name, namespace, node, printer)
 
-    return manifests.WorkspaceSpec(
+    spec = manifests.WorkspaceSpec(
         name=name,
         namespace=namespace,
         node=node,
@@ -185,6 +191,8 @@ def _plan(cluster, name, node, namespace, owns_namespace, options, printer):
         memory=options["memory"],
         gpus=options["gpus"],
     )
+    preflight.check_separate(manifests.data_paths(spec))
+    return spec
 
 
 def _normalized(path):

@@ -6,7 +6,7 @@ import click
 
 from .. import describe, manifests
 from ..cli import connection_options
-from ..errors import Forbidden, InvalidInput, NotFound
+from ..errors import DevspaceError, Forbidden, InvalidInput, NotFound
 from ..names import default_namespace, pod_name, validate_workspace_name, workspace_arguments
 from ..output import Printer
 from ..purge import purge_job, purge_job_name, wait_for_job
@@ -58,9 +58,8 @@ def command(settings, name, yes, purge):
     namespace = workspace.namespace
     spec = workspace.spec
     locations = describe.data_locations(spec, workspace.node)
-    _confirm(name, namespace, purge, yes, locations)
-
     owns_namespace = _owns_namespace(cluster, name, namespace)
+    _confirm(name, namespace, purge, yes, locations, owns_namespace)
     claims = cluster.list("PersistentVolumeClaim", namespace, label_selector=manifests.selector(name))
 
     _stop_pod(cluster, name, namespace, printer, wait=purge)
@@ -83,7 +82,7 @@ def command(settings, name, yes, purge):
     _report_data(printer, name, namespace, workspace.node, locations, claims, purge, owns_namespace)
 
 
-def _confirm(name, namespace, purge, yes, locations):
+def _confirm(name, namespace, purge, yes, locations, owns_namespace):
     if yes:
         return
 
@@ -93,8 +92,11 @@ def _confirm(name, namespace, purge, yes, locations):
             hint="pass --yes to delete without asking",
         )
 
-    if not click.confirm(f"Delete workspace {name} in namespace {namespace}?", default=False, err=True):
-        raise click.Abort()
+    question = f"Delete workspace {name} in namespace {namespace}"
+    if owns_namespace:
+        question += f", and the namespace {namespace} with everything in it"
+    if not click.confirm(question + "?", default=False, err=True):
+        raise DevspaceError("delete cancelled; nothing was deleted")
 
     if purge:
         click.echo("--purge deletes, irreversibly:", err=True)
@@ -102,7 +104,7 @@ def _confirm(name, namespace, purge, yes, locations):
             click.echo(f"  {line}", err=True)
         typed = click.prompt(f"Type the workspace name ({name}) to confirm", err=True, default="", show_default=False)
         if typed != name:
-            raise click.Abort()
+            raise DevspaceError("delete cancelled: the typed name did not match; nothing was deleted")
 
 
 def _owns_namespace(cluster, name, namespace):
@@ -158,7 +160,7 @@ def _delete_leftover_namespace(cluster, name, namespace, yes, printer):
     if _other_workspaces(cluster, name, namespace):
         return False
 
-    _confirm(name, namespace, False, yes, {})
+    _confirm(name, namespace, False, yes, {}, True)
     _delete_objects(cluster, name, namespace, printer)
     _delete_quietly(cluster, "Namespace", namespace)
     printer.line(f"Workspace {name} had no StatefulSet left; its namespace {namespace} is deleted.")

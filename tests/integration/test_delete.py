@@ -92,4 +92,4 @@ def test_delete_hint_names_namespace(testbed, devspace, namespace):
 
     assert result.returncode == 0, result.output
     assert f"create ws -n {namespace} --node n1" in result.stdout
-    assert f"/var/lib/devspace/{namespace}/ws/data" in result.stdout
+    assert f"/var/lib/devspace/{namespace}.ws/data" in result.stdout

@@ -22,7 +22,7 @@ def test_restricted_user_lifecycle(testbed, devspace, namespace):
     assert listing.returncode == 0, listing.output
     assert name in listing.stdout
     assert deleted.returncode == 0, deleted.output
-    assert f"/var/lib/devspace/{namespace}/{name}/data" in deleted.stdout
+    assert f"/var/lib/devspace/{namespace}.{name}/data" in deleted.stdout
 
 
 def test_restricted_user_cannot_create_namespace(devspace, workspace):

@@ -68,3 +68,4 @@ def test_closing_line_needs_matching_status():
     assert is_closing_line(CLOSING, 3)
     assert not is_closing_line(CLOSING, 0)
     assert not is_closing_line(b"command terminated with exit code 9\n", 3)
+    assert not is_closing_line(b"command terminated with exit code 0\n", 0)

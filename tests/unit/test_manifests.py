@@ -313,8 +313,8 @@ def test_host_paths_owned_namespace(spec):
 def test_host_paths_shared_namespace():
     pod = manifests.pod_spec(make_spec(namespace="team", owns_namespace=False))
 
-    assert volume(pod, "workspace-data")["hostPath"]["path"] == "/var/lib/devspace/team/alice/data"
-    assert volume(pod, "docker-data")["hostPath"]["path"] == "/var/lib/devspace/team/alice/docker"
+    assert volume(pod, "workspace-data")["hostPath"]["path"] == "/var/lib/devspace/team.alice/data"
+    assert volume(pod, "docker-data")["hostPath"]["path"] == "/var/lib/devspace/team.alice/docker"
 
 
 def test_host_paths_differ_across_namespaces():
@@ -610,7 +610,7 @@ def test_purge_job_shared_namespace():
     job = purge.purge_job(spec, "team")
 
     assert job["metadata"]["namespace"] == "team"
-    assert purge_paths(job) == ["/var/lib/devspace/team/alice/data", "/var/lib/devspace/team/alice/docker"]
+    assert purge_paths(job) == ["/var/lib/devspace/team.alice/data", "/var/lib/devspace/team.alice/docker"]
 
 
 @pytest.mark.parametrize(

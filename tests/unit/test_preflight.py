@@ -60,3 +60,15 @@ def test_other_workspace_root_rejected():
 
 def test_own_workspace_root_accepted():
     validate_storage_options("/var/lib/devspace/alice/src", None, False, None, own_root="/var/lib/devspace/alice")
+
+
+@pytest.mark.parametrize(("data_dir", "docker_dir"), [("/srv/x", "/srv/x/docker"), ("/srv/x/data", "/srv/x")])
+def test_nested_directories_rejected(data_dir, docker_dir):
+    with pytest.raises(InvalidInput):
+        validate_storage_options(data_dir, docker_dir, False, None)
+
+
+@pytest.mark.parametrize("path", ["/var/lib/containers/storage", "/var/lib/rancher/k3s", "/opt/cni/bin", "/var/lock/x"])
+def test_runtime_directory_rejected(path):
+    with pytest.raises(InvalidInput):
+        validate_storage_options(path, None, False, None)
