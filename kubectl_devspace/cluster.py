@@ -442,7 +442,7 @@ def _load_client_certificate(context, cert_data, key_data, context_name):
             context.load_cert_chain(cert_path, key_path)
         except ssl.SSLError as error:
             raise ConfigError(
-                f"the client certificate or key of context {context_name!r} cannot be loaded: {error.reason}"
+                f"the client certificate or key of context {context_name!r} cannot be loaded: {error.reason or error}"
             ) from error
 
 

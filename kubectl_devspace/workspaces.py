@@ -168,6 +168,9 @@ def container_state(pod, container_name):
             return f"waiting: {state['waiting'].get('reason', 'unknown')}"
         if "terminated" in state:
             return f"terminated: {state['terminated'].get('reason', 'unknown')}"
+
+    if pod and not pod["metadata"].get("deletionTimestamp"):
+        return "not started"
     return "unknown"
 
 

@@ -19,6 +19,9 @@ from ..wait import TUNNEL_LOG_WAIT, wait_for_tunnel, wait_until_ready
 _QUANTITY = re.compile(r"(?P<number>[0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?")
 
 
+_DEFAULT_SIZES = {"data_size": "50Gi", "docker_size": "100Gi"}
+
+
 @click.command(
     "create",
     epilog=(
@@ -42,8 +45,8 @@ _QUANTITY = re.compile(r"(?P<number>[0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|
 @click.option("--docker-dir", metavar="PATH", help="Node directory for Docker's data (/var/lib/docker). Default: /var/lib/devspace/NAME/docker.")
 @click.option("--ephemeral-docker", is_flag=True, help="Keep Docker's data in an emptyDir, deleted with the pod.")
 @click.option("--storage-class", metavar="CLASS", help="Put the data on PersistentVolumeClaims of this StorageClass instead of node directories.")
-@click.option("--data-size", default="50Gi", show_default=True, metavar="QUANTITY", help="Size of the workspace data claim (with --storage-class).")
-@click.option("--docker-size", default="100Gi", show_default=True, metavar="QUANTITY", help="Size of the Docker data claim (with --storage-class).")
+@click.option("--data-size", default=_DEFAULT_SIZES["data_size"], show_default=True, metavar="QUANTITY", help="Size of the workspace data claim (with --storage-class).")
+@click.option("--docker-size", default=_DEFAULT_SIZES["docker_size"], show_default=True, metavar="QUANTITY", help="Size of the Docker data claim (with --storage-class).")
 @click.option("--cpu", metavar="QUANTITY", help="CPU request and limit of the Docker container, e.g. 4 or 500m.")
 @click.option("--memory", metavar="QUANTITY", help="Memory request and limit of the Docker container, e.g. 16Gi.")
 @click.option("--gpus", type=click.IntRange(min=0), default=0, help="Number of nvidia.com/gpu for the Docker container.")
@@ -128,6 +131,12 @@ def _validate(name, node, options):
     preflight.validate_storage_options(
         options["data_dir"], options["docker_dir"], options["ephemeral_docker"], options["storage_class"]
     )
+
+    for flag in ("data_size", "docker_size"):
+        if options[flag] != _DEFAULT_SIZES[flag] and not options["storage_class"]:
+            raise InvalidInput(
+                f"--{flag.replace('_', '-')} sets the size of a PersistentVolumeClaim and needs --storage-class"
+            )
 
     for flag in ("tunnel_image", "dind_image"):
         image = options[flag]
@@ -235,11 +244,16 @@ def _apply(cluster, spec, objects, printer):
         try:
             cluster.apply(body)
         except Invalid as error:
-            raise Invalid(
-                f"the API server rejected {kind} {spec.namespace}/{spec.name}: {error.message}",
-                hint="a StatefulSet's storage cannot change in place; run create with the original "
-                "options, or delete the workspace (data is kept) and create it again",
-            ) from None
+            message = error.message
+            hint = None
+            # Kubernetes 1.37 names the field; earlier versions list the fields that may change.
+            if "spec.volumeClaimTemplates" in message or "updates to statefulset spec for fields other than" in message:
+                message = "a StatefulSet's volumeClaimTemplates and selector cannot change"
+                hint = (
+                    "run create with the original storage options, or delete the workspace "
+                    "(its data is kept) and create it again"
+                )
+            raise Invalid(f"the API server rejected {kind} {spec.namespace}/{spec.name}: {message}", hint=hint) from None
         printer.progress(f"{kind.lower()}/{spec.name} applied")
 
 

@@ -183,3 +183,13 @@ def test_admission_rejection_explained(testbed, devspace, namespace):
     assert_clean_failure(result)
     assert "cannot create the pod" in result.stderr
     assert "PodSecurity" in result.stderr
+
+
+def test_storage_change_explained(devspace, workspace):
+    assert devspace("create", workspace, "--node", "n1", "--no-wait").returncode == 0
+
+    result = devspace("create", workspace, "--node", "n1", "--storage-class", "fast", "--no-wait")
+
+    assert_clean_failure(result)
+    assert "volumeClaimTemplates and selector cannot change" in result.stderr
+    assert len(result.stderr) < 1500
