@@ -231,11 +231,7 @@ class Cluster:
         except urllib3.exceptions.NewConnectionError as error:
             # urllib3 derives connection-refused and DNS errors from its
             # connect-timeout class, so they are matched first.
-            raise Unreachable(
-                f"cannot reach the API server {self.connection.server} "
-                f"(context {self.connection.context!r}): {_describe(error)}",
-                hint="check that the cluster is running and that --context or KUBECONFIG select it",
-            ) from error
+            raise self._unreachable(error) from error
         except urllib3.exceptions.SSLError as error:
             raise Unreachable(
                 f"TLS connection to the API server {self.connection.server} failed "
@@ -248,15 +244,18 @@ class Cluster:
                 hint="check the cluster is reachable, or raise --request-timeout",
             ) from error
         except urllib3.exceptions.HTTPError as error:
-            raise Unreachable(
-                f"cannot reach the API server {self.connection.server} "
-                f"(context {self.connection.context!r}): {_describe(error)}",
-                hint="check that the cluster is running and that --context or KUBECONFIG select it",
-            ) from error
+            raise self._unreachable(error) from error
 
         elapsed_ms = (time.monotonic() - started) * 1000
         log.debug("%s %s -> %s (%.0f ms)", method, url, response.status, elapsed_ms)
         return response
+
+    def _unreachable(self, error):
+        return Unreachable(
+            f"cannot reach the API server {self.connection.server} "
+            f"(context {self.connection.context!r}): {_describe(error)}",
+            hint="check that the cluster is running and that --context or KUBECONFIG select it",
+        )
 
     def _raise_for_status(self, response, method, path):
         status = response.status

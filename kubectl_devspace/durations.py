@@ -1,5 +1,7 @@
 """Durations in kubectl's form, for --request-timeout, --timeout and --since."""
 
+from .errors import InvalidInput
+
 
 def parse_duration(value):
     """Parse kubectl's duration form ("30s", "5m", "1h", "1h30m", or bare seconds) to seconds."""
@@ -30,3 +32,15 @@ def parse_duration(value):
     if number:
         raise ValueError(f"invalid duration {value!r}: missing unit after {number}")
     return total
+
+
+def parse_positive_duration(value, flag, example):
+    """Parse a duration option that must be positive; raise ``InvalidInput`` naming ``flag`` otherwise."""
+    try:
+        seconds = parse_duration(value)
+    except ValueError:
+        raise InvalidInput(f"invalid {flag} {value!r}: use a duration such as {example}") from None
+
+    if seconds <= 0:
+        raise InvalidInput(f"invalid {flag} {value!r}: the duration must be positive")
+    return seconds

@@ -8,7 +8,7 @@ import click
 
 from .. import certificates, describe, manifests, preflight
 from ..cli import connection_options
-from ..durations import parse_duration
+from ..durations import parse_positive_duration
 from ..errors import Conflict, Forbidden, Invalid, InvalidInput, NotFound
 from ..names import default_namespace, default_tunnel_name, validate_namespace, validate_tunnel_name, validate_workspace_name, workspace_arguments
 from ..output import OUTPUT_FORMATS, Printer
@@ -67,7 +67,7 @@ def command(settings, name, node, output_format, dry_run, wait, timeout, **optio
     tunnel URL, or the login URL and code when the tunnel waits for a login.
     """
     printer = Printer()
-    wait_seconds = _parse_timeout(timeout)
+    wait_seconds = parse_positive_duration(timeout, "--timeout", "90s or 10m")
     _validate(name, node, options)
 
     cluster = settings.connect()
@@ -100,16 +100,6 @@ def command(settings, name, node, output_format, dry_run, wait, timeout, **optio
     tunnel_state = wait_for_tunnel(cluster, workspace, printer, min(remaining, TUNNEL_LOG_WAIT))
 
     _report(cluster, spec, printer, output_format, tunnel_state)
-
-
-def _parse_timeout(timeout):
-    try:
-        seconds = parse_duration(timeout)
-    except ValueError:
-        raise InvalidInput(f"invalid --timeout {timeout!r}: use a duration such as 90s or 10m") from None
-    if seconds <= 0:
-        raise InvalidInput(f"invalid --timeout {timeout!r}: use a positive duration, or --no-wait not to wait")
-    return seconds
 
 
 def _validate(name, node, options):

@@ -5,8 +5,8 @@ import sys
 import click
 
 from ..cli import connection_options
-from ..durations import parse_duration
-from ..errors import InvalidInput, NotFound
+from ..durations import parse_positive_duration
+from ..errors import NotFound
 from ..names import pod_name, validate_workspace_name, workspace_arguments
 from ..workspaces import container_state, find_workspace
 
@@ -31,7 +31,7 @@ from ..workspaces import container_state, find_workspace
 def command(settings, name, container, follow, tail, since):
     """Print the log of workspace NAME's tunnel (default) or Docker daemon."""
     validate_workspace_name(name)
-    since_seconds = _parse_since(since)
+    since_seconds = None if since is None else parse_positive_duration(since, "--since", "30s, 5m or 1h")
     tail_lines = None if tail < 0 else tail
 
     cluster = settings.connect()
@@ -67,13 +67,3 @@ def command(settings, name, container, follow, tail, since):
         return 130
 
 
-def _parse_since(since):
-    if since is None:
-        return None
-    try:
-        seconds = parse_duration(since)
-    except ValueError:
-        raise InvalidInput(f"invalid --since {since!r}: use a duration such as 30s, 5m or 1h") from None
-    if seconds <= 0:
-        raise InvalidInput(f"invalid --since {since!r}: the duration must be positive")
-    return seconds
