@@ -192,12 +192,9 @@ def validate_storage_options(data_dir, docker_dir, ephemeral_docker, storage_cla
                 hint="use a dedicated directory, such as /data/NAME",
             )
 
-        data_root = manifests.DATA_ROOT + "/"
-        if own_root and normalized.startswith(data_root) and not normalized.startswith(own_root + "/"):
-            raise InvalidInput(
-                f"invalid {flag} {path!r}: directories under {manifests.DATA_ROOT} belong to other workspaces",
-                hint=f"omit {flag} to use {own_root}, or use a directory outside {manifests.DATA_ROOT}",
-            )
+
+    if own_root:
+        check_data_root(data_dir, docker_dir, own_root)
 
     if data_dir and docker_dir and _overlap(data_dir, docker_dir):
         raise InvalidInput(
@@ -208,6 +205,20 @@ def validate_storage_options(data_dir, docker_dir, ephemeral_docker, storage_cla
         raise InvalidInput("--ephemeral-docker and --docker-dir contradict each other: pass one of them")
     if storage_class and (data_dir or docker_dir):
         raise InvalidInput("--storage-class puts the data on PersistentVolumeClaims: drop --data-dir and --docker-dir")
+
+
+def check_data_root(data_dir, docker_dir, own_root):
+    """Raise ``InvalidInput`` when a data directory lies under /var/lib/devspace but outside ``own_root``."""
+    for flag, path in (("--data-dir", data_dir), ("--docker-dir", docker_dir)):
+        if path is None:
+            continue
+
+        normalized = posixpath.normpath("/" + path.lstrip("/"))
+        if normalized.startswith(manifests.DATA_ROOT + "/") and not normalized.startswith(own_root + "/"):
+            raise InvalidInput(
+                f"invalid {flag} {path!r}: directories under {manifests.DATA_ROOT} belong to other workspaces",
+                hint=f"omit {flag} to use {own_root}, or use a directory outside {manifests.DATA_ROOT}",
+            )
 
 
 def check_separate(paths):

@@ -10,7 +10,7 @@ from .. import certificates, describe, manifests, preflight
 from ..cli import connection_options
 from ..durations import parse_positive_duration
 from ..errors import Conflict, Forbidden, Invalid, InvalidInput, NotFound
-from ..names import default_namespace, default_tunnel_name, validate_namespace, validate_tunnel_name, validate_workspace_name, workspace_arguments
+from ..names import default_namespace, default_tunnel_name, validate_tunnel_name, validate_workspace_name, workspace_arguments
 from ..output import OUTPUT_FORMATS, Printer
 from ..wait import TUNNEL_LOG_WAIT, wait_for_tunnel, wait_until_ready
 
@@ -144,7 +144,6 @@ def _tunnel_name(name, options):
 def _resolve_namespace(cluster, settings, name, printer):
     """Return the workspace's namespace and whether ``create`` makes and owns it."""
     if settings.namespace:
-        validate_namespace(settings.namespace)
         return settings.namespace, False
 
     namespace = default_namespace(name)
@@ -157,9 +156,7 @@ def _resolve_namespace(cluster, settings, name, printer):
 def _plan(cluster, name, node, namespace, owns_namespace, options, printer):
     """Check the node and return the ``WorkspaceSpec`` to apply."""
     own_root = manifests.default_data_root(name, namespace, owns_namespace)
-    preflight.validate_storage_options(
-        options["data_dir"], options["docker_dir"], options["ephemeral_docker"], options["storage_class"], own_root
-    )
+    preflight.check_data_root(options["data_dir"], options["docker_dir"], own_root)
 
     node_object = preflight.check_node(cluster, node, options["gpus"])
     hostname = node_object["metadata"]["labels"][manifests.HOSTNAME_LABEL]

@@ -63,9 +63,11 @@ class Devspace:
     def __call__(self, *args: str, restricted: bool = False, input: str | bytes | None = None,
                  timeout: float = 180) -> Result:
         binary = isinstance(input, bytes)
+        if input is None:
+            input = ""
         completed = subprocess.run(
             [str(self.testbed.kubectl), "devspace", *args],
-            input=input if input is not None else (b"" if binary else ""),
+            input=input,
             capture_output=True,
             text=not binary,
             env=self.environment(restricted),

@@ -139,3 +139,19 @@ def require_cpython(version: str) -> str:
     if interpreter is None:
         pytest.skip(f"CPython {version} not found on PATH or under $PYENV_ROOT/versions")
     return interpreter
+
+
+# Time limit of one command a packaging test runs (zipapp start, krew install).
+RUN_TIMEOUT_SECONDS = 300
+
+
+def run_captured(command: list[str], environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` with no stdin and capture its text output, within ``RUN_TIMEOUT_SECONDS``."""
+    return subprocess.run(
+        command,
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_SECONDS,
+    )

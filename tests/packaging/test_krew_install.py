@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from build_support import Dist
+from build_support import Dist, run_captured as run
 
 KREW_MODULE_VERSION = "v0.4.3"
 KREW_PACKAGES = {
@@ -24,7 +24,6 @@ KREW_PACKAGES = {
     "validate-krew-manifest": f"sigs.k8s.io/krew/cmd/validate-krew-manifest@{KREW_MODULE_VERSION}",
 }
 GO_BUILD_TIMEOUT_SECONDS = 900
-RUN_TIMEOUT_SECONDS = 300
 
 
 @pytest.fixture(scope="session")
@@ -62,17 +61,6 @@ def krew_environment(krew_root: Path, **extra: str) -> dict[str, str]:
     environment.update(KREW_ROOT=str(krew_root), KREW_NO_UPGRADE_CHECK="1", KREW_OS="linux", KREW_ARCH="amd64")
     environment.update(extra)
     return environment
-
-
-def run(command: list[str], environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        command,
-        env=environment,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_SECONDS,
-    )
 
 
 def test_krew_validator_accepts_manifest(krew_tools: Path, dist: Dist, tmp_path: Path):

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from build_support import SUPPORTED_PYTHONS, UNSUPPORTED_PYTHONS, Dist, require_cpython
+from build_support import SUPPORTED_PYTHONS, UNSUPPORTED_PYTHONS, Dist, require_cpython, run_captured as run_zipapp
 
-RUN_TIMEOUT_SECONDS = 300
 
 # Runs inside the zipapp (SHIV_INTERPRETER=1) and prints a JSON report.
 PROBE = r'''
@@ -80,17 +78,6 @@ def zipapp_environment(shiv_root: Path, **extra: str) -> dict[str, str]:
     environment["SHIV_ROOT"] = str(shiv_root)
     environment.update(extra)
     return environment
-
-
-def run_zipapp(command: list[str], environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        command,
-        env=environment,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_SECONDS,
-    )
 
 
 @pytest.mark.parametrize("version", SUPPORTED_PYTHONS)
