@@ -94,7 +94,7 @@ def plugin_environment(testbed: dict, interpreter_dir: str) -> dict:
     env = {**os.environ, "PATH": path, "KUBECONFIG": testbed["kubeconfig"]}
 
     # With PYTHONDONTWRITEBYTECODE set, Python never caches the unpacked
-    # zipapp's bytecode and compiles every module on every run; users rarely
+    # zipapp's bytecode and compiles every module on every run. Users rarely
     # set it, so the measurements run without it.
     if env.pop("PYTHONDONTWRITEBYTECODE", None):
         print("note: PYTHONDONTWRITEBYTECODE is set here; the measurements run without it")

@@ -190,7 +190,7 @@ def main(argv=None):
         report_error(error)
         sys.exit(error.exit_code)
     except BrokenPipeError:
-        # The reader of stdout went away (e.g. `| head`); nothing is left to say.
+        # The reader of stdout went away (e.g. `| head`), so nothing more can be written.
         sys.stderr.close()
         sys.exit(EXIT_FAILURE)
 

@@ -3,7 +3,7 @@
 Requests go through urllib3, the HTTP library the official ``kubernetes``
 client is built on. Importing ``kubernetes.client`` loads hundreds of
 generated model modules (about 0.25 s on CPython 3.11), more than a whole
-``status`` call should take, so this module sends plain JSON requests and
+``status`` call should take. So this module sends plain JSON requests, and
 loads the official client only for credentials that need it: ``exec``
 credential plugins and legacy ``auth-provider`` entries.
 

@@ -36,7 +36,7 @@ class ConfigError(DevspaceError):
 
 
 class ApiError(DevspaceError):
-    """The API server answered with an error status."""
+    """An error status returned by the API server."""
 
     def __init__(self, message, hint=None, status=None, reason=None):
         super().__init__(message, hint)

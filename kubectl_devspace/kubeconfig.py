@@ -49,7 +49,7 @@ class KubeConfig:
 
 @dataclass
 class Connection:
-    """What a client needs to talk to one cluster as one user."""
+    """Server, TLS settings and credentials for one cluster and one user."""
 
     context: str
     server: str

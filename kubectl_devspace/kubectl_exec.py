@@ -46,8 +46,9 @@ def is_closing_line(line, returncode):
 def forward_stderr(source_fd, target):
     """Copy ``source_fd`` to ``target`` as it arrives, except a last line that may be kubectl's closing line.
 
-    Returns that held-back last line (empty when there is none): only the
-    exit status tells whether kubectl or the remote command wrote it.
+    Returns that held-back last line (empty when there is none), because
+    only kubectl's exit status shows whether kubectl or the remote command
+    wrote it.
     """
     held = b""
 

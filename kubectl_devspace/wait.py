@@ -88,8 +88,8 @@ def wait_for_tunnel(cluster, workspace, printer, timeout):
         try:
             state = read_tunnel_state(cluster, workspace)
         except (Unreachable, Timeout):
-            # The workspace is ready already; an API server that does not
-            # answer now only delays the login code until the deadline.
+            # The workspace is ready already, so an unreachable API server
+            # only delays the login code until the deadline.
             state = TunnelState()
         if state.state != "starting" or time.monotonic() >= deadline:
             return state

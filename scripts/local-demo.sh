@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Run kubectl devspace end to end on the local control plane: install the
-# Python dependencies, build the zipapp, start the testbed (building it from
-# source on the first run, about 10 minutes on 2 cores), then create, show,
-# use and delete a workspace named "demo" on the fake node n1.
+# Run kubectl devspace end to end on the local control plane. The script
+# installs the Python dependencies, builds the zipapp and starts the testbed,
+# which it builds from source on the first run (about 10 minutes on 2 cores).
+# Then it creates, shows, uses and deletes a workspace named "demo" on node n1.
 #
 # The testbed's nodes are kwok fakes: no container really runs, so a sample
 # tunnel log stands in for the VS Code CLI's output, and exec-docker runs its

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end check on a real cluster (kind, k3s, or a shared one) whose nodes
-# run real containers, which the kwok-based tests cannot do: the Docker daemon
-# starts, answers over TLS on 127.0.0.1:2376 from the tunnel container, sees
-# /vscode, and keeps its data across a pod restart.
+# run real containers, which the kwok-based tests cannot do. It checks that the
+# Docker daemon starts, accepts TLS connections on 127.0.0.1:2376 from the
+# tunnel container, sees /vscode, and keeps its data across a pod restart.
 #
 # Usage: scripts/real-cluster-check.sh NODE [WORKSPACE]
 # Uses the current kubectl context (or KUBECONFIG / --context via KUBECTL_FLAGS)
