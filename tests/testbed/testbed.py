@@ -314,6 +314,12 @@ def process_cmdline(pid: int) -> list[str] | None:
     return raw.decode(errors="replace").split("\0")[:-1]
 
 
+def process_alive(pid: int) -> bool:
+    """Return True while process PID exists and is not a zombie."""
+    stat = process_stat(pid)
+    return stat is not None and stat[0] != "Z"
+
+
 def record_matches(record: dict) -> bool:
     """Check that the recorded PID still runs the process that `up` started, not a reused PID."""
     pid = record["pid"]
@@ -346,10 +352,12 @@ def start_process(layout: Layout, records: dict, name: str, argv: list[str],
         # the terminal's process group, so Ctrl-C in the shell does not stop it.
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
                                    cwd=str(cwd or layout.root), env=env, start_new_session=True)
-    start_time = None
-    for _ in range(100):
-        start_time = process_start_time(process.pid)
-        if start_time is not None:
+    # Popen can return while the kernel is still setting up the new program:
+    # until then /proc/PID/cmdline is empty, and a record compared against it
+    # would not match. So the record is made once the command line shows.
+    start_time = process_start_time(process.pid)
+    for _ in range(200):
+        if process_cmdline(process.pid) == argv or process.poll() is not None:
             break
         time.sleep(0.01)
     records[name] = {"pid": process.pid, "start_time": start_time, "argv": argv, "log": str(log_path)}
@@ -451,7 +459,7 @@ def wait_healthy(layout: Layout, name: str, ports: dict[str, int], records: dict
         if health_check(layout, name, ports):
             log(f"{name} is healthy")
             return
-        if name in records and not record_matches(records[name]):
+        if name in records and not process_alive(records[name]["pid"]):
             raise TestbedError(f"{name} exited during start; last lines of {records[name]['log']}:\n"
                                f"{log_tail(records[name]['log'])}")
         time.sleep(0.5)
